@@ -71,4 +71,5 @@ d = { 'settings': { 'branch': 'main',
                                    'sentiment_nb.data.full_text': ('data.html#full_text', 'sentiment_nb/data.py'),
                                    'sentiment_nb.data.normalize_text': ('data.html#normalize_text', 'sentiment_nb/data.py'),
                                    'sentiment_nb.data.row_ids': ('data.html#row_ids', 'sentiment_nb/data.py'),
+                                   'sentiment_nb.data.text_stats': ('data.html#text_stats', 'sentiment_nb/data.py'),
                                    'sentiment_nb.data.texts_from_frame': ('data.html#texts_from_frame', 'sentiment_nb/data.py')}}}
