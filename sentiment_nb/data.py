@@ -7,17 +7,49 @@ Docs: https://sentiment-nb.github.io/sentiment-nb/data.html.md"""
 # %% ../nbs/02_data.ipynb #50a9594d
 from __future__ import annotations
 
-from typing import Sequence
+import base64
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import queue
+import re
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from .config import *
+from .config import get_fs, is_remote, s3_endpoint
 
 # %% auto #0
-__all__ = ['LABELS', 'RAW_SCHEMA', 'PROCESSED_SCHEMA', 'normalize_text', 'full_text', 'texts_from_frame', 'row_ids', 'text_stats']
+__all__ = ['LABELS', 'RAW_SCHEMA', 'PROCESSED_SCHEMA', 'HF_DATASET', 'HF_CONFIG', 'HF_REVISION', 'KAGGLE_DATASETS', 'SOURCES',
+           'LOCAL_SOURCE_HINT', 'LABEL_COLUMNS', 'TITLE_COLUMNS', 'TEXT_COLUMNS', 'KAGGLE_LABELS', 'FASTTEXT_LABELS',
+           'CHUNK_SCHEMA', 'REASONS', 'QUARANTINE_SCHEMA', 'normalize_text', 'full_text', 'texts_from_frame', 'row_ids',
+           'text_stats', 'cache_dir', 'source_endpoint', 'fetch_source', 'SourceFile', 'sniff_source', 'read_file',
+           'check_store', 'resolve_source', 'read_source', 'validate_rows', 'ingest', 'preprocess', 'batch_assignment',
+           'split', 'prepare_data', 'ingest_summary', 'ingest_cli', 'preprocess_cli', 'split_cli']
 
 # %% ../nbs/02_data.ipynb #07179305
 LABELS = {0: "negative", 1: "positive"}
@@ -36,10 +68,10 @@ def _as_arrow(texts) -> pa.Array | pa.ChunkedArray:
 def normalize_text(texts) -> pa.Array | pa.ChunkedArray:
     "Normalise review text: NFKC, HTML breaks and control characters to spaces, lower case, white space folded and trimmed."
     a = pc.fill_null(_as_arrow(texts), "")
-    a = pc.utf8_normalize(a, "NFKC")
-    a = pc.replace_substring_regex(a, r"(?i)<br\s*/?>|[\x00-\x1f\x7f]", " ")
-    a = pc.utf8_lower(a)
-    a = pc.replace_substring_regex(a, r"\s+", " ")
+    a = pc.utf8_lower(pc.utf8_normalize(a, "NFKC"))
+    # One pass for "<br> and control characters to spaces, then runs of white space to one space": runs of two or
+    # more separators, or a single separator that is not a plain space (rewriting every single space is slow).
+    a = pc.replace_substring_regex(a, r"(?:<br\s*/?>|[\x00-\x20\x7f]){2,}|<br\s*/?>|[\x00-\x1f\x7f]", " ")
     return pc.utf8_trim_whitespace(a)
 
 # %% ../nbs/02_data.ipynb #fbba0eea
@@ -63,7 +95,7 @@ def texts_from_frame(X) -> np.ndarray:
 def row_ids(df: pd.DataFrame) -> np.ndarray:
     "A stable 64-bit content hash of each row's `label`, `title` and `text`."
     cols = df[["label", "title", "text"]].astype({"label": "int64"}).fillna({"title": "", "text": ""})
-    return pd.util.hash_pandas_object(cols, index=False).to_numpy(dtype=np.uint64)
+    return pd.util.hash_pandas_object(cols, index=False, categorize=False).to_numpy(dtype=np.uint64)
 
 # %% ../nbs/02_data.ipynb #67758619
 def text_stats(texts) -> dict[str, np.ndarray]:
@@ -76,3 +108,867 @@ def text_stats(texts) -> dict[str, np.ndarray]:
     na = non_ascii.to_numpy(zero_copy_only=False).astype(np.float64)
     return {"text_chars": n, "word_count": words.to_numpy(zero_copy_only=False).astype(np.int64),
             "non_ascii_share": np.divide(na, n, out=np.zeros_like(na), where=n > 0)}
+
+# %% ../nbs/02_data.ipynb #ffb7b424
+HF_DATASET, HF_CONFIG, HF_REVISION = "fancyzhx/amazon_polarity", "amazon_polarity", "refs/convert/parquet"
+KAGGLE_DATASETS = {"kaggle": ("kritanjalijain/amazon-reviews", ("train.csv", "test.csv")),
+                   "fasttext": ("bittlingmayer/amazonreviews", ("train.ft.txt.bz2", "test.ft.txt.bz2"))}
+SOURCES = ("hf", *KAGGLE_DATASETS)
+LOCAL_SOURCE_HINT = ("Without internet, get the files elsewhere and pass them as a local path or URI instead: "
+                     "`sentiment-nb ingest --source PATH` (a csv, csv.gz, parquet, ft.txt or ft.txt.bz2 file, a folder, "
+                     "or a train/test pair), e.g. --source ../shared/data/amazon_polarity/sample.csv.gz")
+
+def cache_dir() -> Path:
+    "Where `fetch_source` keeps downloads: `SNB_CACHE_DIR`, else `~/.cache/sentiment-nb`."
+    return Path(os.environ.get("SNB_CACHE_DIR") or "~/.cache/sentiment-nb").expanduser()
+
+def source_endpoint(source: str) -> str:
+    "Base URL of a public source (`SNB_HF_ENDPOINT`/`HF_ENDPOINT`, `SNB_KAGGLE_ENDPOINT` override them)."
+    if source == "hf":
+        return (os.environ.get("SNB_HF_ENDPOINT") or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+    return (os.environ.get("SNB_KAGGLE_ENDPOINT") or "https://www.kaggle.com").rstrip("/")
+
+def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+def _unreachable(source: str, url: str, err) -> SentimentNBError:
+    return SentimentNBError(f"cannot download the {source!r} source: {url} is not reachable ({err}). {LOCAL_SOURCE_HINT}")
+
+def _probe(source: str, url: str, timeout: float) -> None:
+    u = urllib.parse.urlsplit(url)
+    try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
+    except OSError as e: raise _unreachable(source, f"{u.scheme}://{u.netloc}", e) from None
+
+def _http(source: str, url: str, headers: dict, timeout: float):
+    req = urllib.request.Request(url, headers={"User-Agent": "sentiment-nb", **headers})
+    try: return urllib.request.urlopen(req, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        hint = " (check KAGGLE_USERNAME/KAGGLE_KEY or HF_TOKEN)" if e.code in (401, 403) else ""
+        raise SentimentNBError(f"cannot download the {source!r} source: {url} answered HTTP {e.code} {e.reason}{hint}. "
+                               f"{LOCAL_SOURCE_HINT}") from None
+    except OSError as e: raise _unreachable(source, url, getattr(e, "reason", e)) from None
+
+def _download(source: str, url: str, dest: Path, headers: dict, timeout: float, sha256: str | None = None) -> Path:
+    "Stream `url` to `dest` through a temporary file; check `sha256` if given."
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(f".{dest.name}.part")
+    h = hashlib.sha256()
+    try:
+        with _http(source, url, headers, timeout) as r, open(part, "wb") as f, \
+             tqdm(total=int(r.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
+                  desc=f"download {dest.name}", disable=None) as bar:
+            while block := r.read(1 << 20):
+                f.write(block); h.update(block); bar.update(len(block))
+        if sha256 and h.hexdigest() != sha256:
+            raise SentimentNBError(f"{url}: downloaded sha256 {h.hexdigest()} differs from the listed {sha256}; try again")
+        os.replace(part, dest)
+    except OSError as e: raise _unreachable(source, url, e) from None
+    finally:
+        if part.exists(): part.unlink()
+    return dest
+
+def _fetch_hf(dest: Path, endpoint: str, timeout: float) -> list[Path]:
+    headers = {"Authorization": f"Bearer {os.environ['HF_TOKEN']}"} if os.environ.get("HF_TOKEN") else {}
+    rev, out = urllib.parse.quote(HF_REVISION, safe=""), []
+    for split in ("train", "test"):
+        url = f"{endpoint}/api/datasets/{HF_DATASET}/tree/{rev}/{HF_CONFIG}/{split}"
+        with _http("hf", url, headers, timeout) as r:
+            try: entries = json.load(r)
+            except ValueError as e: raise SentimentNBError(f"{url} did not answer JSON ({e})") from None
+        shards = sorted((e for e in entries if e.get("type") == "file" and e.get("path", "").endswith(".parquet")),
+                        key=lambda e: e["path"])
+        if not shards: raise SentimentNBError(f"{url} lists no parquet file for the {split} split")
+        for e in shards:
+            out.append(_download("hf", f"{endpoint}/datasets/{HF_DATASET}/resolve/{rev}/{e['path']}", dest / e["path"],
+                                 headers, timeout, (e.get("lfs") or {}).get("oid")))
+    return out
+
+def _fetch_kaggle(source: str, dest: Path, endpoint: str, timeout: float) -> list[Path]:
+    dataset, names = KAGGLE_DATASETS[source]
+    user, key = os.environ.get("KAGGLE_USERNAME"), os.environ.get("KAGGLE_KEY")
+    if not (user and key):
+        raise SentimentNBError(f"the {source!r} source comes from the Kaggle API, which needs credentials: set KAGGLE_USERNAME "
+                               f"and KAGGLE_KEY (kaggle.com > Settings > API). {LOCAL_SOURCE_HINT}")
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{user}:{key}".encode()).decode()}
+    out = []
+    for name in names:
+        got = _download(source, f"{endpoint}/api/v1/datasets/download/{dataset}/{name}", dest / f"{name}.download", auth, timeout)
+        if zipfile.is_zipfile(got):                       # large files come zipped
+            part = dest / f".{name}.part"
+            with zipfile.ZipFile(got) as z:
+                members = [m for m in z.namelist() if m.rsplit("/", 1)[-1] == name] or z.namelist()
+                if len(members) != 1: raise SentimentNBError(f"{got}: expected {name} in the zip, found {z.namelist()[:5]}")
+                with z.open(members[0]) as src, open(part, "wb") as dst: shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(part, dest / name); got.unlink()
+        else: os.replace(got, dest / name)
+        out.append(dest / name)
+    return out
+
+def fetch_source(source: str, dest_dir: str | Path | None = None, timeout: float = 5.0) -> list[Path]:
+    "Download the public copy `source` (`hf`, `kaggle` or `fasttext`) into `dest_dir/source`: the only function that uses the network."
+    if source not in SOURCES:
+        raise SentimentNBError(f"unknown source {source!r}: use one of {', '.join(SOURCES)}, or a local path/URI")
+    dest = Path(dest_dir or cache_dir()) / source
+    marker = dest / "_complete.json"
+    if marker.exists():                                   # downloaded before: no network needed
+        files = [dest / f for f in json.loads(marker.read_text())["files"]]
+        if all(f.exists() for f in files): return files
+    endpoint = source_endpoint(source)
+    _probe(source, endpoint, timeout)                     # offline: fail now, not after minutes of retries
+    files = (_fetch_hf(dest, endpoint, max(timeout, 60.0)) if source == "hf"
+             else _fetch_kaggle(source, dest, endpoint, max(timeout, 60.0)))
+    marker.write_text(json.dumps({"source": source, "endpoint": endpoint, "fetched_at": _now(),
+                                  "files": [str(f.relative_to(dest)) for f in files]}, indent=2))
+    return files
+
+# %% ../nbs/02_data.ipynb #188136c3
+LABEL_COLUMNS = {"label": ("0", "1"), "polarity": ("1", "2")}   # header name -> raw (negative, positive) values
+TITLE_COLUMNS = ("title", "summary", "review_title")
+TEXT_COLUMNS = ("content", "text", "review", "review_text", "body")
+KAGGLE_LABELS, FASTTEXT_LABELS = ("1", "2"), ("__label__1", "__label__2")
+_MAGIC = {b"\x1f\x8b": "gzip", b"BZh": "bz2", b"\x28\xb5\x2f\xfd": "zstd"}
+_HEAD = 1 << 18
+
+@dataclass
+class SourceFile:
+    "A data file and how to read it, as recognised from its content."
+    uri: str
+    layout: str                                    # parquet, csv or fasttext
+    compression: str | None = None                 # gzip, bz2, zstd
+    header: bool = False
+    columns: dict = field(default_factory=dict)    # role (label, title, text, split) -> column name (parquet) or index (csv)
+    n_columns: int = 0
+    labels: tuple = ("0", "1")                     # raw values meaning negative, positive
+    split: str | None = None                       # split named by the file's path; a split column wins over it
+    size: int = 0
+    names: list = field(default_factory=list)      # header / parquet column names
+
+    @property
+    def name(self) -> str: return self.uri.rstrip("/").rsplit("/", 1)[-1]
+
+    def describe(self) -> str:
+        "One line: layout, compression, columns, labels, where the split comes from."
+        kind = {"parquet": "parquet", "fasttext": "fastText lines"}.get(self.layout, "csv")
+        if self.compression: kind += f" ({self.compression})"
+        cols = (", ".join(f"{r}={self.names[i] if self.layout == 'csv' else i}" for r, i in self.columns.items())
+                if self.header or self.layout == "parquet" else
+                "no header: polarity, title, text" if self.layout == "csv" else "__label__N title: text")
+        split = "split column" if "split" in self.columns else (f"split {self.split} (from the name)" if self.split else "no split")
+        return f"{kind}; {cols}; labels {'/'.join(self.labels)}; {split}"
+
+def _problem(uri: str, what: str) -> SentimentNBError: return SentimentNBError(f"{uri}: {what}")
+
+def _map_columns(names: Sequence[str]) -> dict:
+    low = [str(n).strip().lower() for n in names]
+    find = lambda cands: next((i for i, n in enumerate(low) if n in cands), None)
+    roles = {"label": find(LABEL_COLUMNS), "title": find(TITLE_COLUMNS), "text": find(TEXT_COLUMNS), "split": find(("split",))}
+    return {k: v for k, v in roles.items() if v is not None}
+
+def _looks_binary(head: bytes) -> bool:
+    "More than 10% control bytes or invalid UTF-8 in the first 64 KiB."
+    s = head[:65536]
+    ctrl = sum(s.count(bytes([c])) for c in range(32) if c not in (9, 10, 13))
+    return ctrl + s.decode("utf-8", errors="replace").count("\ufffd") > 0.1 * len(s)
+
+@contextlib.contextmanager
+def _open_stream(uri: str, compression: str | None = None):
+    "The (decompressed) bytes of a local or remote file as a pyarrow input stream."
+    fs, path = get_fs(uri)
+    raw = pa.OSFile(path, "rb") if not is_remote(uri) else pa.PythonFile(fs.open(path, "rb"), mode="r")
+    s = pa.CompressedInputStream(raw, compression) if compression else raw
+    try: yield s
+    finally:
+        s.close(); raw.close()
+
+@contextlib.contextmanager
+def _parquet(uri: str):
+    "A `pq.ParquetFile` on a local path or URI, closed afterwards."
+    fs, path = get_fs(uri)
+    f = pa.memory_map(path) if not is_remote(uri) else fs.open(path, "rb")
+    try: yield pq.ParquetFile(f)
+    finally: f.close()
+
+def _first_record(uri: str, compression: str | None) -> tuple[bytes, list[str]]:
+    "The head of a text file and its first CSV record (reading further while the first record is not complete)."
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    try:
+        for size in (_HEAD, 1 << 22, 1 << 26):
+            with _open_stream(uri, compression) as s: head = s.read(size)
+            text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+            if text.lstrip().startswith("__label__"): return head, []
+            try:
+                rows = csv.reader(io.StringIO(text))
+                first = next(rows, [])
+                complete = len(head) < size or next(rows, None) is not None
+            except csv.Error as e: raise _problem(uri, f"is not a review dataset: cannot parse its first line as CSV ({e})") from None
+            if complete: return head, first
+        return head, first
+    finally: csv.field_size_limit(limit)
+
+def _sniff_parquet(uri: str, size: int, split: str | None) -> SourceFile:
+    try:
+        with _parquet(uri) as pf: names = pf.schema_arrow.names
+    except Exception as e:
+        raise _problem(uri, f"is not a readable parquet file ({type(e).__name__}: {e}); is it truncated or corrupt?") from None
+    roles = _map_columns(names)
+    if "label" not in roles or "text" not in roles:
+        raise _problem(uri, f"is not a review dataset: parquet columns {names[:8]} have no label and content/text column")
+    return SourceFile(uri, "parquet", columns={r: names[i] for r, i in roles.items()}, n_columns=len(names),
+                      labels=LABEL_COLUMNS[names[roles["label"]].strip().lower()], split=split, size=size, names=names)
+
+def sniff_source(uri: str | Path, split: str | None = None) -> SourceFile:
+    "Recognise the layout of one file from its first bytes; `SentimentNBError` if it is not a review dataset."
+    uri = str(uri)
+    fs, path = get_fs(uri)
+    try:
+        if not fs.exists(path): raise _problem(uri, "no such file")
+        if fs.isdir(path): raise _problem(uri, "is a folder, expected a file")
+        size = fs.size(path)
+        with fs.open(path, "rb") as f: magic = f.read(8)
+    except SentimentNBError: raise
+    except Exception as e: raise _problem(uri, f"cannot be read ({type(e).__name__}: {e})") from None
+    if size == 0: raise _problem(uri, "is empty (0 bytes): not a review dataset")
+    if magic.startswith(b"PAR1"): return _sniff_parquet(uri, size, split)
+    if magic.startswith(b"PK\x03\x04"): raise _problem(uri, "is a zip archive: unpack it and pass the files or their folder")
+    comp = next((c for m, c in _MAGIC.items() if magic.startswith(m)), None)
+    try: head, first = _first_record(uri, comp)
+    except SentimentNBError: raise
+    except Exception as e:
+        raise _problem(uri, f"cannot be decompressed as {comp} ({type(e).__name__}: {e}); is it truncated or corrupt?") from None
+    if not head.strip(): raise _problem(uri, "is empty" + (f" once decompressed ({comp})" if comp else "") + ": not a review dataset")
+    if head.startswith(b"PAR1"): raise _problem(uri, f"is a {comp}-compressed parquet file: decompress it first")
+    if _looks_binary(head): raise _problem(uri, "looks like binary data, not text: not a review dataset "
+                                                "(expected csv, parquet or fastText lines)")
+    if not first: return SourceFile(uri, "fasttext", comp, labels=FASTTEXT_LABELS, split=split, size=size)
+    roles = _map_columns(first)
+    if "label" in roles and "text" in roles:
+        return SourceFile(uri, "csv", comp, header=True, columns=roles, n_columns=len(first), split=split, size=size,
+                          labels=LABEL_COLUMNS[first[roles["label"]].strip().lower()], names=[f.strip() for f in first])
+    if len(first) == 3 and re.fullmatch(r"\s*-?\d+\s*", first[0]):
+        return SourceFile(uri, "csv", comp, columns={"label": 0, "title": 1, "text": 2}, n_columns=3,
+                          labels=KAGGLE_LABELS, split=split, size=size)
+    shown = [f[:30] for f in first[:6]]
+    raise _problem(uri, f"is not a review dataset: its first line has {len(first)} column(s) {shown}; expected a header "
+                        "naming a label and a content/text column (Hugging Face: label,title,content), three columns "
+                        "polarity,title,text without header (Kaggle), or fastText lines `__label__N title: text`")
+
+# %% ../nbs/02_data.ipynb #ea096ccd
+CHUNK_SCHEMA = pa.schema([("split", pa.string()), ("label", pa.int8()), ("label_raw", pa.string()),
+                          ("title", pa.binary()), ("text", pa.binary()), ("row", pa.int64()), ("error", pa.string())])
+_CSV_BLOCK = 32 << 20          # bytes parsed at once: bounds the longest CSV row (a longer one fails the file)
+_FT_BLOCK = 16 << 20
+_FT_LINE = r"^(?P<label>\S*) ?(?:(?P<title>.*?): )?(?P<text>.*)$"
+_SPLIT_WORD = re.compile(r"(?<![a-z])(train|test)(?![a-z])")
+_NOT_DATA = (".md", ".json", ".yaml", ".yml", ".py", ".sh", ".lock", ".log")
+
+def _lossy_str(a) -> pa.Array:
+    "Any label/split/text column as strings; invalid UTF-8 shown as \\x.. escapes."
+    if isinstance(a, pa.ChunkedArray): a = a.combine_chunks()
+    if pa.types.is_string(a.type): return a
+    if pa.types.is_large_string(a.type): return a.cast(pa.string())
+    try: return a.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([None if v is None else v.decode("utf-8", "backslashreplace") if isinstance(v, bytes) else str(v)
+                         for v in a.to_pylist()], pa.string())
+
+def _as_binary(a) -> pa.Array:
+    if isinstance(a, pa.ChunkedArray): a = a.combine_chunks()
+    return a if a.type == pa.binary() else a.cast(pa.binary())
+
+def _chunk(sf: SourceFile, label, title, text, rows: np.ndarray, split=None) -> pa.Table:
+    "Build a chunk in `CHUNK_SCHEMA` from raw columns of one file."
+    n = len(text)
+    label_raw = _lossy_str(label)
+    lab = pc.index_in(pc.utf8_trim_whitespace(label_raw), value_set=pa.array(list(sf.labels))).cast(pa.int8())
+    title = pa.array([b""] * n, pa.binary()) if title is None else pc.fill_null(_as_binary(title), b"")   # no title = empty title
+    if split is not None: sp = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(_lossy_str(split), "")))
+    else: sp = pa.repeat(pa.scalar(sf.split, pa.string()), n)
+    return pa.table([sp, lab, label_raw, title, _as_binary(text), pa.array(rows, pa.int64()), pa.nulls(n, pa.string())],
+                    schema=CHUNK_SCHEMA)
+
+def _malformed(lines: list[str]) -> pa.Table:
+    n = len(lines)
+    return pa.table([pa.nulls(n, pa.string()), pa.nulls(n, pa.int8()), pa.nulls(n, pa.string()), pa.nulls(n, pa.binary()),
+                     pa.array([l.encode("utf-8", "surrogateescape") for l in lines], pa.binary()), pa.nulls(n, pa.int64()),
+                     pa.array(["malformed_row"] * n, pa.string())], schema=CHUNK_SCHEMA)
+
+def _read_csv(sf: SourceFile) -> Iterator[pa.Table]:
+    names = [f"c{i}" for i in range(sf.n_columns)]
+    want = {role: names[i] for role, i in sf.columns.items()}
+    bad: list[str] = []
+    def on_invalid(row):
+        bad.append(row.text); return "skip"
+    with _open_stream(sf.uri, sf.compression) as s:
+        reader = pcsv.open_csv(
+            s, read_options=pcsv.ReadOptions(column_names=names, skip_rows=int(sf.header), block_size=_CSV_BLOCK),
+            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(column_types={n: pa.binary() for n in names},
+                                                include_columns=sorted(set(want.values()), key=names.index),
+                                                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        row = 0
+        for b in reader:
+            n = b.num_rows
+            t = _chunk(sf, b.column(want["label"]), b.column(want["title"]) if "title" in want else None,
+                       b.column(want["text"]), np.arange(row + 1, row + n + 1), b.column(want["split"]) if "split" in want else None)
+            row += n
+            if bad: t = pa.concat_tables([t, _malformed(bad)]); bad.clear()
+            if t.num_rows: yield t
+        if bad: yield _malformed(bad)
+    if row == 0 and not bad: raise _problem(sf.uri, "has a header but no rows" if sf.header else "has no rows")
+
+def _read_fasttext(sf: SourceFile) -> Iterator[pa.Table]:
+    line, rest, first = 0, b"", True
+    with _open_stream(sf.uri, sf.compression) as s:
+        while True:
+            block = s.read(_FT_BLOCK)
+            data = rest + block
+            if not data: break
+            if block:
+                cut = data.rfind(b"\n")
+                if cut < 0:
+                    if len(data) > 4 * _FT_BLOCK: raise _problem(sf.uri, "has a line longer than 64 MB: not fastText")
+                    rest = data; continue
+                data, rest = data[:cut], data[cut + 1:]
+            else: rest = b""
+            if first: data, first = data.removeprefix(b"\xef\xbb\xbf"), False
+            lines = pa.array(data.split(b"\n"), pa.binary())
+            rows = np.arange(line + 1, line + len(lines) + 1); line += len(lines)
+            lines = pc.replace_substring_regex(lines, r"\r$", "")
+            keep = pc.match_substring_regex(lines, r"\S")                      # blank lines are not rows
+            lines, rows = lines.filter(keep), rows[keep.to_numpy(zero_copy_only=False)]
+            p = pc.extract_regex(lines, _FT_LINE)
+            if len(lines): yield _chunk(sf, p.field("label"), p.field("title"), p.field("text"), rows)
+            if not block: break
+
+def _read_parquet(sf: SourceFile, chunk_rows: int) -> Iterator[pa.Table]:
+    c, row = sf.columns, 0
+    with _parquet(sf.uri) as pf:
+        for b in pf.iter_batches(batch_size=chunk_rows, columns=list(dict.fromkeys(c.values()))):
+            n = b.num_rows
+            yield _chunk(sf, b.column(c["label"]), b.column(c["title"]) if "title" in c else None, b.column(c["text"]),
+                         np.arange(row + 1, row + n + 1), b.column(c["split"]) if "split" in c else None)
+            row += n
+    if row == 0: raise _problem(sf.uri, "has no rows")
+
+def _rechunk(tables: Iterable[pa.Table], n: int) -> Iterator[pa.Table]:
+    "Re-cut a stream of tables into tables of exactly `n` rows (the last one shorter)."
+    buf, size = [], 0
+    for t in tables:
+        buf.append(t); size += t.num_rows
+        while size >= n:
+            whole = pa.concat_tables(buf)                  # zero-copy: chunks are sliced, not joined
+            yield whole.slice(0, n)
+            rest = whole.slice(n)
+            buf, size = ([rest] if rest.num_rows else []), rest.num_rows
+    if size: yield pa.concat_tables(buf)
+
+def read_file(sf: SourceFile, chunk_rows: int) -> Iterator[pa.Table]:
+    "Stream one recognised file in `CHUNK_SCHEMA` tables of `chunk_rows` rows."
+    parts = (_read_parquet(sf, chunk_rows) if sf.layout == "parquet" else
+             _read_fasttext(sf) if sf.layout == "fasttext" else _read_csv(sf))
+    meta = {"file": sf.uri, "layout": sf.layout}
+    for t in _rechunk(parts, chunk_rows): yield t.replace_schema_metadata(meta)
+
+# %% ../nbs/02_data.ipynb #ec532dcb
+def _name_split(name: str) -> str | None:
+    found = set(_SPLIT_WORD.findall(name.lower()))
+    return found.pop() if len(found) == 1 else None
+
+def _path_split(rel: str) -> str | None:
+    "`train`/`test` named by the file (or, failing that, its nearest folder) in a path relative to the source."
+    return next((h for part in reversed(rel.strip("/").split("/")) if (h := _name_split(part))), None)
+
+def check_store(uri: str, timeout: float = 3.0) -> None:
+    "Fail fast with a clear message when the S3 endpoint or bucket behind `uri` cannot be reached (no-op for local paths)."
+    uri = str(uri)
+    if not uri.startswith(("s3://", "s3a://")): return
+    ep = s3_endpoint()
+    if ep:
+        u = urllib.parse.urlsplit(ep)
+        try: socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
+        except OSError as e:
+            raise SentimentNBError(f"S3 endpoint {ep} (for {uri}) is not reachable: {e}. Start it (`sentiment-nb stack up`) "
+                                   "or fix SNB_S3_ENDPOINT_URL") from None
+    bucket = uri.split("://", 1)[1].split("/", 1)[0]
+    fs, _ = get_fs(uri)
+    try: found = fs.exists(bucket)
+    except Exception as e: raise SentimentNBError(f"cannot reach S3 for {uri}: {type(e).__name__}: {e}") from None
+    if not found: raise SentimentNBError(f"S3 bucket {bucket!r} does not exist (for {uri})")
+
+# %% ../nbs/02_data.ipynb #7aa90887
+def _isdir(uri: str) -> bool:
+    fs, path = get_fs(uri)
+    try: return fs.isdir(path)
+    except Exception: return False
+
+def _folder_files(uri: str) -> list[tuple[str, str | None]]:
+    root = uri.rstrip("/")
+    found = []
+    for f in list_files(root):
+        rel = f[len(root) + 1:] if f.startswith(root) else f.rsplit("/", 1)[-1]
+        if any(p.startswith((".", "_")) for p in rel.split("/")) or rel.lower().endswith(_NOT_DATA): continue
+        found.append((f, _path_split(rel)))
+    if not found: raise _problem(uri, "is a folder without data files")
+    return found
+
+def resolve_source(source, test_fraction: float = 0.1) -> list[SourceFile]:
+    "The files of a source (`hf`/`kaggle`/`fasttext`, a file, a folder, or a list of them), each recognised by content."
+    if isinstance(source, (str, Path)) and str(source) in SOURCES:
+        dest = cache_dir() / str(source)
+        entries = [(str(f), _path_split(str(Path(f).relative_to(dest)))) for f in fetch_source(str(source), cache_dir())]
+    else:
+        items = [source] if isinstance(source, (str, Path)) else list(source)
+        if not items: raise SentimentNBError("no source given")
+        entries = []
+        for it in map(str, items):
+            check_store(it)
+            if _isdir(it): entries += _folder_files(it)
+            else: entries.append((it, _name_split(it.rstrip("/").rsplit("/", 1)[-1])))
+    if len(entries) == 1: return [sniff_source(entries[0][0])]       # one file: its split column, else a holdout
+    files = [sniff_source(u, split=h) for u, h in entries]
+    unknown = [f.uri for f in files if f.split is None and "split" not in f.columns]
+    if unknown:
+        raise SentimentNBError(f"cannot tell whether {', '.join(unknown)} hold training or test rows: put `train` or `test` "
+                               "in their names, add a `split` column, or pass one file alone (a share of it, by a hash "
+                               f"of the text, then becomes the test split: {test_fraction:.0%})")
+    return files
+
+def read_source(path_or_uri, chunk_rows: int | None = None, settings: Settings | None = None) -> Iterator[pa.Table]:
+    "Stream the rows of a source (file, folder, list of files, local or `s3://`) in any supported layout, `chunk_rows` at a time."
+    n = chunk_rows or (settings or get_settings()).chunk_rows
+    for sf in resolve_source(path_or_uri): yield from read_file(sf, n)
+
+# %% ../nbs/02_data.ipynb #039cf285
+REASONS = ("malformed_row", "bad_split", "invalid_utf8", "nul_byte", "label_domain", "empty_text", "too_long", "duplicate")
+QUARANTINE_SCHEMA = pa.schema([("split", pa.string()), ("reason", pa.string()), ("file", pa.string()), ("row", pa.int64()),
+                               ("label", pa.string()), ("title", pa.string()), ("text", pa.string())])
+
+def _utf8(a) -> tuple[np.ndarray, pa.Array]:
+    "Which values are valid UTF-8, and all of them as strings (invalid bytes as \\x.. escapes)."
+    try: return np.ones(len(a), bool), a.cast(pa.string())
+    except pa.ArrowInvalid: pass
+    ok, out = np.ones(len(a), bool), []
+    for i, v in enumerate(a.to_pylist()):                 # only chunks that hold invalid bytes get here
+        if v is None: out.append(None); continue
+        try: out.append(v.decode("utf-8"))
+        except UnicodeDecodeError: ok[i] = False; out.append(v.decode("utf-8", "backslashreplace"))
+    return ok, pa.array(out, pa.string())
+
+def _np(mask) -> np.ndarray: return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+def _too_long(title_b, text_b, title, text, max_chars: int) -> np.ndarray:
+    "Title + text longer than `max_chars` characters (counted exactly only where the bytes could be too many)."
+    nbytes = pc.add(pc.binary_length(title_b), pc.binary_length(text_b)).to_numpy(zero_copy_only=False)
+    out = np.zeros(len(nbytes), bool)
+    maybe = nbytes > max_chars
+    if maybe.any():                                   # filter, not take: take would first join the chunks
+        m = pa.array(maybe)
+        chars = pc.add(pc.utf8_length(title.filter(m)), pc.utf8_length(text.filter(m))).to_numpy(zero_copy_only=False)
+        out[np.flatnonzero(maybe)[chars > max_chars]] = True
+    return out
+
+def validate_rows(chunk: pa.Table, max_review_chars: int) -> tuple[np.ndarray, pa.Array, pa.Array]:
+    "Reason each row of a `read_source` chunk fails (None if it passes; `duplicate` is left to `ingest`), and title and text as strings."
+    title_ok, title = _utf8(chunk["title"])
+    text_ok, text = _utf8(chunk["text"])
+    split = chunk["split"]
+    checks = {
+        "malformed_row": _np(chunk["error"].is_valid()),
+        "bad_split": _np(pc.and_(split.is_valid(), pc.invert(pc.is_in(split, pa.array(["train", "test"]))))),
+        "invalid_utf8": ~(title_ok & text_ok),
+        "nul_byte": _np(pc.or_(pc.match_substring(chunk["title"], "\x00"), pc.match_substring(chunk["text"], "\x00"))),
+        "label_domain": _np(chunk["label"].is_null()),
+        "empty_text": ~_np(pc.match_substring_regex(text, r"\S")),
+        "too_long": _too_long(chunk["title"], chunk["text"], title, text, max_review_chars),
+    }
+    reason = np.full(chunk.num_rows, None, dtype=object)
+    for r in reversed(list(checks)): reason[checks[r]] = r   # the first reason in `REASONS` order wins
+    return reason, title, text
+
+# %% ../nbs/02_data.ipynb #edf9b6e8
+class _Writer:
+    "A parquet writer that encodes and compresses in a background thread while the caller prepares the next chunk."
+    def __init__(self, path: str, schema: pa.Schema):
+        small = [n for n in schema.names if n in ("id", "label", "split", "reason", "file", "row")]
+        self.w = pq.ParquetWriter(path, schema, compression="snappy", write_statistics=small,
+                                  use_dictionary=[n for n in small if n in ("label", "split", "reason", "file")])
+        self.q: queue.Queue = queue.Queue(maxsize=2)
+        self.err: BaseException | None = None
+        self.t = threading.Thread(target=self._run, daemon=True); self.t.start()
+    def _run(self):
+        while (t := self.q.get()) is not None:
+            if self.err is None:
+                try: self.w.write_table(t)
+                except BaseException as e: self.err = e
+    def write_table(self, t: pa.Table) -> None:
+        if self.err is not None: raise self.err
+        self.q.put(t)
+    def close(self) -> None:
+        "Finish the queued writes and close the file; re-raise a write error."
+        if self.t.is_alive(): self.q.put(None); self.t.join()
+        if self.w.is_open: self.w.close()
+        if self.err is not None: raise self.err
+    def abort(self) -> None:
+        try: self.close()
+        except BaseException: pass
+
+def _ordered_map(fn, items: Iterable, workers: int = 2, ahead: int = 2) -> Iterator:
+    "`map(fn, items)` on a small thread pool, in order, with at most `ahead` results waiting (Arrow kernels release the GIL)."
+    with ThreadPoolExecutor(workers) as ex:
+        pending: deque = deque()
+        for it in items:
+            pending.append(ex.submit(fn, it))
+            if len(pending) > ahead: yield pending.popleft().result()
+        while pending: yield pending.popleft().result()
+
+# %% ../nbs/02_data.ipynb #833d820e
+def _sorted_isin(sorted_keys: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    "Membership of sorted keys in a sorted array (binary search; sorted keys keep it cache-friendly)."
+    if not len(sorted_set): return np.zeros(len(sorted_keys), bool)
+    return sorted_set[np.minimum(np.searchsorted(sorted_set, sorted_keys), len(sorted_set) - 1)] == sorted_keys
+
+class _Seen:
+    "A growing set of 64-bit hashes kept as a few sorted numpy arrays (8 bytes a row)."
+    def __init__(self): self.parts: list[np.ndarray] = []
+    def isin_sorted(self, keys: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(keys), bool)
+        for p in self.parts: out |= _sorted_isin(keys, p)
+        return out
+    def add_sorted(self, keys: np.ndarray) -> None:
+        if len(keys): self.parts.append(keys)
+        if len(self.parts) > 6: self.parts = [np.sort(np.concatenate(self.parts))]
+    def all(self) -> np.ndarray: return np.sort(np.concatenate(self.parts)) if self.parts else np.zeros(0, np.uint64)
+
+def _text_hash(text) -> np.ndarray:
+    "A 64-bit hash of each raw review text (bytes)."
+    a = pc.fill_null(text, b"")
+    return pd.util.hash_array(a.to_numpy(zero_copy_only=False), categorize=False)
+
+# %% ../nbs/02_data.ipynb #6192ea7f
+def _is_io_error(e: BaseException) -> bool:
+    return (isinstance(e, (OSError, EOFError, pa.ArrowException, csv.Error, zipfile.BadZipFile, UnicodeError))
+            or type(e).__module__.split(".")[0] in ("botocore", "aiobotocore", "s3fs", "fsspec"))
+
+def _settings(settings: Settings | None, data_root: str | None = None) -> Settings:
+    s = settings or get_settings()
+    return s if data_root is None else Settings.model_validate({**s.model_dump(), "data_root": str(data_root)})
+
+def _counts(x) -> dict: return {str(k): int(v) for k, v in sorted(x.items())}
+
+class _Ingest:
+    "The running state of one ingest: counters, duplicate sets, writers."
+    def __init__(self, s: Settings, limit: int | None, test_fraction: float, writers: dict):
+        self.s, self.limit, self.test_fraction, self.w = s, limit, test_fraction, writers
+        self.seen = {"train": _Seen(), "test": _Seen()}
+        self.out = {"train": 0, "test": 0}
+        self.labels = {"train": np.zeros(2, np.int64), "test": np.zeros(2, np.int64)}
+        self.quarantined: dict[tuple[str, str], int] = {}
+        self.rows_in = self.skipped = 0
+
+    def full(self, splits) -> bool: return self.limit is not None and all(self.out[sp] >= self.limit for sp in splits)
+
+    def check(self, chunk: pa.Table) -> tuple:
+        "The stateless part of a chunk's validation (runs on worker threads)."
+        return (chunk, *validate_rows(chunk, self.s.max_review_chars), _text_hash(chunk["text"]))
+
+    def add(self, checked: tuple, file: str) -> dict[str, int]:
+        "Deduplicate one checked chunk, write its valid rows and quarantine the others; returns reason counts of this chunk."
+        chunk, reason, title, text, h = checked
+        n = chunk.num_rows
+        self.rows_in += n
+        given = _np(chunk["split"].is_valid())
+        code = np.asarray(pc.fill_null(pc.index_in(chunk["split"], value_set=pa.array(["train", "test"])), -1)
+                          .to_numpy(zero_copy_only=False), np.int8)          # 0 train, 1 test, -1 other
+        if not given.all():                                          # no split given: hash holdout
+            code[~given] = (h[~given] >> np.uint64(11)) % np.uint64(1_000_000) < self.test_fraction * 1_000_000
+        ok = pd.isna(reason)
+        labels = np.asarray(pc.fill_null(chunk["label"], 0).to_numpy(zero_copy_only=False))
+        for c, sp in enumerate(("train", "test")):
+            idx = np.flatnonzero((code == c) & ok)
+            if not len(idx): continue
+            order = np.argsort(h[idx], kind="stable")                # equal hashes keep their row order
+            hs = h[idx][order]
+            dup_s = np.r_[False, hs[1:] == hs[:-1]] | self.seen[sp].isin_sorted(hs)
+            dup = np.empty(len(idx), bool); dup[order] = dup_s
+            reason[idx[dup]] = "duplicate"
+            keep = idx[~dup]
+            if self.limit is not None:
+                room = max(self.limit - self.out[sp], 0)
+                if len(keep) > room:
+                    self.skipped += len(keep) - room; keep = keep[:room]
+                    hs = np.sort(h[keep]); dup_s = np.zeros(len(hs), bool)
+            if not len(keep): continue
+            self.seen[sp].add_sorted(hs[~dup_s])
+            mask = np.zeros(n, bool); mask[keep] = True
+            self.w[sp].write_table(pa.table([chunk["label"], title, text], schema=RAW_SCHEMA).filter(mask))
+            self.out[sp] += len(keep)
+            self.labels[sp] += np.bincount(labels[keep], minlength=2)[:2]
+        bad = ~pd.isna(reason)
+        if not bad.any(): return {}
+        m, qr = pa.array(bad), reason[bad].astype(str)
+        names = np.array(["train", "test", ""], dtype=object)[code[bad]]
+        qsplit = pc.coalesce(chunk["split"].filter(m), pa.array(names, pa.string()))
+        self.w["quarantine"].write_table(pa.table([
+            qsplit, pa.array(qr, pa.string()), pa.repeat(pa.scalar(file, pa.string()), len(qr)),
+            chunk["row"].filter(m), chunk["label_raw"].filter(m), title.filter(m), text.filter(m)], schema=QUARANTINE_SCHEMA))
+        counts = pd.DataFrame({"split": qsplit.to_numpy(zero_copy_only=False), "reason": qr}).value_counts()
+        for (sp, r), c in counts.items(): self.quarantined[(sp, r)] = self.quarantined.get((sp, r), 0) + int(c)
+        return pd.Series(qr).value_counts().to_dict()
+
+def ingest(source=None, data_root: str | None = None, limit: int | None = None, settings: Settings | None = None,
+           test_fraction: float = 0.1, progress: bool = False) -> dict:
+    "Read `source` (default `settings.source`), validate it and write raw/{train,test,quarantine}.parquet and raw/manifest.json; returns the manifest."
+    s = _settings(settings, data_root)
+    if limit is not None and limit < 1: raise SentimentNBError(f"limit must be a positive number of rows per split, got {limit}")
+    if not 0 < test_fraction < 1: raise SentimentNBError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+    paths, src = s.paths, (s.source if source is None else source)
+    src_label = str(src) if isinstance(src, (str, Path)) else [str(x) for x in src]
+    t0, started = time.monotonic(), _now()
+    check_store(paths.root)
+    where = "reading the source"
+    try:
+        files = resolve_source(src, test_fraction)
+        with ExitStack() as stack:
+            targets = {"manifest": paths.raw_manifest, "quarantine": paths.quarantine, "train": paths.raw("train"), "test": paths.raw("test")}
+            tmp = {k: stack.enter_context(atomic_write(uri)) for k, uri in targets.items()}
+            writers = {sp: _Writer(tmp[sp], RAW_SCHEMA) for sp in ("train", "test")}
+            writers["quarantine"] = _Writer(tmp["quarantine"], QUARANTINE_SCHEMA)
+            stack.callback(lambda: [w.abort() for w in writers.values()])
+            st = _Ingest(s, limit, test_fraction, writers)
+            bar = stack.enter_context(tqdm(desc="ingest", unit=" rows", unit_scale=True, disable=None if progress else True))
+            inputs = []
+            for sf in files:
+                where = f"reading {sf.uri}"
+                splits = (sf.split,) if (sf.split and "split" not in sf.columns) else ("train", "test")
+                before, reasons, read, stopped = dict(st.out), {}, 0, False
+                for checked in _ordered_map(st.check, read_file(sf, s.chunk_rows)):
+                    if st.full(splits): stopped = True; break
+                    for r, c in st.add(checked, sf.uri).items(): reasons[r] = reasons.get(r, 0) + c
+                    read += checked[0].num_rows; bar.update(checked[0].num_rows)
+                wrong = reasons.get("label_domain", 0) + reasons.get("malformed_row", 0)
+                if read and wrong > read / 2:
+                    raise _problem(sf.uri, f"{wrong} of {read} rows have labels outside {'/'.join(sf.labels)} or the wrong "
+                                           f"number of fields: is it really {sf.describe()}?")
+                inputs.append({"uri": sf.uri, "format": sf.describe(), "layout": sf.layout, "compression": sf.compression,
+                               "header": sf.header, "columns": {r: sf.names[c] if sf.names and isinstance(c, int) else str(c) for r, c in sf.columns.items()},
+                               "labels": list(sf.labels), "bytes": sf.size,
+                               "split_from": "split column" if "split" in sf.columns else "file name" if sf.split else "text-hash holdout",
+                               "rows_read": read, "stopped_by_limit": stopped or (limit is not None and st.full(splits)),
+                               "rows_out": {sp: st.out[sp] - before[sp] for sp in st.out}, "quarantined": dict(sorted(reasons.items()))})
+            if sum(st.out.values()) == 0:
+                raise SentimentNBError(f"no valid rows in {src_label}: all {st.rows_in} rows were quarantined "
+                                       f"({_counts(pd.Series(st.quarantined).groupby(level=1).sum())})")
+            where = "writing the outputs"
+            for w in writers.values(): w.close()
+            for inp in inputs: inp["sha256"] = sha256_file(inp["uri"])
+            by_reason = {r: sum(c for (_, rr), c in st.quarantined.items() if rr == r) for r in REASONS}
+            manifest = {
+                "step": "ingest", "source": src_label, "data_root": paths.root,
+                "layout": sorted({i["format"] for i in inputs}), "inputs": inputs,
+                "limit": limit, "test_fraction": test_fraction if any(i["split_from"] == "text-hash holdout" for i in inputs) else None,
+                "max_review_chars": s.max_review_chars, "chunk_rows": s.chunk_rows,
+                "rows_in": st.rows_in, "rows_out": dict(st.out),
+                "labels": {sp: {LABELS[k]: int(v) for k, v in enumerate(c)} for sp, c in st.labels.items()},
+                "quarantined": {"total": int(sum(st.quarantined.values())), "by_reason": {r: c for r, c in by_reason.items() if c},
+                                "by_split": _counts(pd.Series(st.quarantined, dtype="int64").groupby(level=0).sum()) if st.quarantined else {}},
+                "skipped_by_limit": st.skipped,
+                "cross_split_duplicates": int(_sorted_isin(st.seen["test"].all(), st.seen["train"].all()).sum()),
+                "outputs": {k: {"uri": targets[k], "rows": pq.ParquetFile(tmp[k]).metadata.num_rows, "sha256": sha256_file(tmp[k])}
+                            for k in ("train", "test", "quarantine")},
+                "started_at": started, "finished_at": _now(), "seconds": round(time.monotonic() - t0, 2),
+            }
+            Path(tmp["manifest"]).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+            where = "moving the outputs into place"
+    except SentimentNBError: raise
+    except Exception as e:
+        if not _is_io_error(e): raise
+        raise SentimentNBError(f"ingest failed {where}: {type(e).__name__}: {e}") from None
+    return manifest
+
+# %% ../nbs/02_data.ipynb #1344cebf
+def _preprocess_batch(b: pa.RecordBatch) -> pa.Table:
+    "One raw batch in `PROCESSED_SCHEMA`."
+    raw = lambda c: b[c].cast(pa.binary()).to_numpy(zero_copy_only=False)    # bytes: cheaper than str, same hash
+    ids = row_ids(pd.DataFrame({"label": b["label"].to_numpy(zero_copy_only=False), "title": raw("title"), "text": raw("text")}))
+    return pa.table([pa.array(ids, pa.uint64()), b["label"], full_text(b["title"], b["text"])], schema=PROCESSED_SCHEMA)
+
+def _require(uri: str, step: str) -> None:
+    if not exists(uri): raise SentimentNBError(f"{uri} not found: run `sentiment-nb {step}` first")
+
+def _check_columns(pf: pq.ParquetFile, uri: str, schema: pa.Schema) -> None:
+    missing = [n for n in schema.names if n not in pf.schema_arrow.names]
+    if missing: raise _problem(uri, f"lacks column(s) {missing}: expected {schema.names}")
+
+def preprocess(data_root: str | None = None, settings: Settings | None = None, progress: bool = False) -> dict:
+    "raw/{train,test}.parquet -> processed/{train,test}.parquet (`id`, `label`, `full_text`) and processed/manifest.json."
+    s = _settings(settings, data_root)
+    paths = s.paths
+    check_store(paths.root)
+    for sp in ("train", "test"): _require(paths.raw(sp), "ingest")
+    t0, where = time.monotonic(), "reading raw/"
+    try:
+        with ExitStack() as stack:
+            targets = {"manifest": paths.processed_manifest, "train": paths.processed("train"), "test": paths.processed("test")}
+            tmp = {k: stack.enter_context(atomic_write(uri)) for k, uri in targets.items()}
+            bar = stack.enter_context(tqdm(desc="preprocess", unit=" rows", unit_scale=True, disable=None if progress else True))
+            out = {}
+            for sp in ("train", "test"):
+                where = f"reading {paths.raw(sp)}"
+                ids, labels = [], np.zeros(2, np.int64)
+                w = _Writer(tmp[sp], PROCESSED_SCHEMA); stack.callback(w.abort)
+                with _parquet(paths.raw(sp)) as pf:
+                    _check_columns(pf, paths.raw(sp), RAW_SCHEMA)
+                    for t in _ordered_map(_preprocess_batch, pf.iter_batches(batch_size=s.chunk_rows, columns=RAW_SCHEMA.names)):
+                        w.write_table(t)
+                        ids.append(t["id"].to_numpy()); labels += np.bincount(t["label"].to_numpy(), minlength=2)[:2]
+                        bar.update(t.num_rows)
+                w.close()
+                ids = np.concatenate(ids) if ids else np.zeros(0, np.uint64)
+                out[sp] = {"uri": targets[sp], "rows": len(ids), "sha256": sha256_file(tmp[sp]),
+                           "labels": {LABELS[k]: int(v) for k, v in enumerate(labels)},
+                           "repeated_ids": int((np.diff(np.sort(ids)) == 0).sum()),
+                           "input": {"uri": paths.raw(sp), "sha256": sha256_file(paths.raw(sp))}}
+            manifest = {"step": "preprocess", "data_root": paths.root, "schema": PROCESSED_SCHEMA.names,
+                        "full_text": "normalize_text(title + ' ' + text): NFKC, <br> and control characters to spaces, "
+                                     "lower case, white space folded and trimmed",
+                        "outputs": out, "chunk_rows": s.chunk_rows}
+            Path(tmp["manifest"]).write_text(json.dumps(manifest, indent=2) + "\n")
+            manifest = {**manifest, "seconds": round(time.monotonic() - t0, 2)}
+            where = "moving the outputs into place"
+    except SentimentNBError: raise
+    except Exception as e:
+        if not _is_io_error(e): raise
+        raise SentimentNBError(f"preprocess failed {where}: {type(e).__name__}: {e}") from None
+    return manifest
+
+# %% ../nbs/02_data.ipynb #c5c971dc
+def batch_assignment(labels: np.ndarray, n_batches: int, seed: int) -> np.ndarray:
+    "The batch (0..n_batches-1) of each row: seeded, stratified by label, sizes equal to one row."
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(seed)
+    order = np.concatenate([rng.permutation(np.flatnonzero(labels == c)) for c in np.unique(labels)]) if len(labels) else np.zeros(0, int)
+    out = np.empty(len(labels), np.int32)
+    out[order] = np.arange(len(labels)) % n_batches
+    return out
+
+# %% ../nbs/02_data.ipynb #97026bd5
+def split(data_root: str | None = None, n_batches: int | None = None, seed: int | None = None,
+          settings: Settings | None = None, progress: bool = False) -> dict:
+    "processed/train.parquet -> batches/batch_{k}.parquet (stratified, seeded, disjoint) and batches/manifest.json."
+    s = _settings(settings, data_root)
+    paths = s.paths
+    n = s.n_batches if n_batches is None else int(n_batches)
+    seed = s.seed if seed is None else int(seed)
+    if n < 1: raise SentimentNBError(f"n_batches must be at least 1, got {n}")
+    check_store(paths.root)
+    src = paths.processed("train")
+    _require(src, "preprocess"); _require(paths.test_set, "preprocess")
+    t0, where = time.monotonic(), f"reading {src}"
+    try:
+        with _parquet(src) as pf:
+            _check_columns(pf, src, PROCESSED_SCHEMA)
+            labels = pf.read(columns=["label"])["label"].to_numpy()
+        if len(labels) < n: raise SentimentNBError(f"{src} has {len(labels)} rows, fewer than the {n} batches asked for")
+        assign = batch_assignment(labels, n, seed)
+        with ExitStack() as stack:
+            tmp_manifest = stack.enter_context(atomic_write(paths.batches_manifest))
+            tmp = [stack.enter_context(atomic_write(paths.batch(k))) for k in range(n)]
+            writers = [_Writer(t, PROCESSED_SCHEMA) for t in tmp]
+            stack.callback(lambda: [w.abort() for w in writers])
+            bar = stack.enter_context(tqdm(desc="split", unit=" rows", unit_scale=True, disable=None if progress else True))
+            off = 0
+            with _parquet(src) as pf:
+                for b in pf.iter_batches(batch_size=s.chunk_rows, columns=PROCESSED_SCHEMA.names):
+                    a = assign[off:off + b.num_rows]; off += b.num_rows
+                    order = np.argsort(a, kind="stable")
+                    t = pa.Table.from_batches([b]).take(order)
+                    bounds = np.searchsorted(a[order], np.arange(n + 1))
+                    for k in range(n):
+                        if bounds[k + 1] > bounds[k]: writers[k].write_table(t.slice(bounds[k], bounds[k + 1] - bounds[k]))
+                    bar.update(b.num_rows)
+            where = "writing the batches"
+            for w in writers: w.close()
+            batches = [{"k": k, "uri": paths.batch(k), "rows": int((assign == k).sum()),
+                        "labels": {LABELS[c]: int(v) for c, v in enumerate(np.bincount(labels[assign == k], minlength=2)[:2])},
+                        "sha256": sha256_file(tmp[k])} for k in range(n)]
+            manifest = {"step": "split", "data_root": paths.root, "n_batches": n, "seed": seed,
+                        "input": {"uri": src, "rows": len(labels), "sha256": sha256_file(src)},
+                        "batches": batches, "test_set": {"uri": paths.test_set, "sha256": sha256_file(paths.test_set)}}
+            Path(tmp_manifest).write_text(json.dumps(manifest, indent=2) + "\n")
+            where = "moving the batches into place"
+        k = n
+        while exists(paths.batch(k)): remove(paths.batch(k)); k += 1     # leftovers of a run with more batches
+    except SentimentNBError: raise
+    except Exception as e:
+        if not _is_io_error(e): raise
+        raise SentimentNBError(f"split failed {where}: {type(e).__name__}: {e}") from None
+    return {**manifest, "seconds": round(time.monotonic() - t0, 2)}
+
+# %% ../nbs/02_data.ipynb #28530356
+def prepare_data(source=None, data_root: str | None = None, limit: int | None = None, settings: Settings | None = None,
+                 progress: bool = False) -> dict:
+    "ingest -> preprocess -> split; returns the three manifests."
+    s = _settings(settings, data_root)
+    return {"ingest": ingest(source, limit=limit, settings=s, progress=progress),
+            "preprocess": preprocess(settings=s, progress=progress),
+            "split": split(settings=s, progress=progress)}
+
+# %% ../nbs/02_data.ipynb #7f48155f
+def _positive(v: str) -> int:
+    import argparse
+    try: n = int(v)
+    except ValueError: raise argparse.ArgumentTypeError(f"not a whole number: {v!r}")
+    if n < 1: raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+def _short(uri: str, root: str) -> str: return uri[len(root) + 1:] if uri.startswith(root + "/") else uri
+
+def ingest_summary(m: dict) -> str:
+    "A few lines on what `ingest` read, wrote and quarantined."
+    root, lines = m["data_root"], [f"ingest: read {m['rows_in']:,} rows from {len(m['inputs'])} file(s) in {m['seconds']:.1f}s"]
+    lines += [f"  {i['uri']}: {i['format']} ({i['rows_read']:,} rows)" for i in m["inputs"]]
+    for sp in ("train", "test"):
+        o, lab = m["outputs"][sp], m["labels"][sp]
+        lines.append(f"  {_short(o['uri'], root)}: {o['rows']:,} rows ({lab['negative']:,} negative, {lab['positive']:,} positive)")
+    q = m["quarantined"]
+    why = ", ".join(f"{r} {c:,}" for r, c in q["by_reason"].items())
+    lines.append(f"  quarantined {q['total']:,} rows" + (f" ({why})" if why else "") + f" -> {_short(m['outputs']['quarantine']['uri'], root)}")
+    if m["skipped_by_limit"]: lines.append(f"  limit {m['limit']:,} per split: {m['skipped_by_limit']:,} more valid rows read and left out")
+    return "\n".join(lines)
+
+def ingest_cli(argv: list[str] | None = None) -> int:
+    "`sentiment-nb ingest`: fetch or read the dataset, validate it, write raw/ and a manifest."
+    p = step_parser("ingest", "Read the dataset (hf, kaggle, fasttext, or local files/URIs in any layout), validate it, "
+                              "and write raw/train.parquet, raw/test.parquet, raw/quarantine.parquet, raw/manifest.json.")
+    p.add_argument("--source", nargs="+", default=None, metavar="SOURCE",
+                   help="hf, kaggle, fasttext, or PATH/URI: a file (csv, csv.gz, parquet, ft.txt, ft.txt.bz2), a folder, "
+                        "or a train/test pair (default: SNB_SOURCE or hf)")
+    p.add_argument("--limit", type=_positive, default=None, help="keep the first N valid rows of each split (demos)")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="test share of a single file without split column (default 0.1)")
+    a = p.parse_args(argv)
+    src = None if a.source is None else a.source[0] if len(a.source) == 1 else a.source
+    m = ingest(src, data_root=a.data_root, limit=a.limit, test_fraction=a.test_fraction, progress=True)
+    print(ingest_summary(m))
+    return 0
+
+def preprocess_cli(argv: list[str] | None = None) -> int:
+    "`sentiment-nb preprocess`: build full_text and stable ids: processed/."
+    p = step_parser("preprocess", "Build processed/train.parquet and processed/test.parquet (id, label, full_text) from raw/.")
+    a = p.parse_args(argv)
+    m = preprocess(data_root=a.data_root, progress=True)
+    print(f"preprocess: {m['seconds']:.1f}s")
+    for o in m["outputs"].values():
+        print(f"  {_short(o['uri'], m['data_root'])}: {o['rows']:,} rows ({o['labels']['negative']:,} negative, {o['labels']['positive']:,} positive)")
+    return 0
+
+def split_cli(argv: list[str] | None = None) -> int:
+    "`sentiment-nb split`: cut the training split into weekly batches: batches/."
+    p = step_parser("split", "Cut processed/train.parquet into stratified, seeded weekly batches batches/batch_K.parquet.")
+    p.add_argument("--n-batches", type=_positive, default=None, help="number of batches (default: SNB_N_BATCHES or 10)")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default: SNB_SEED or 42)")
+    a = p.parse_args(argv)
+    m = split(data_root=a.data_root, n_batches=a.n_batches, seed=a.seed, progress=True)
+    sizes = [b["rows"] for b in m["batches"]]
+    print(f"split: {m['input']['rows']:,} training rows -> {m['n_batches']} batches of {min(sizes):,}-{max(sizes):,} rows "
+          f"(seed {m['seed']}) in {m['seconds']:.1f}s; test set {_short(m['test_set']['uri'], m['data_root'])} unchanged")
+    return 0
