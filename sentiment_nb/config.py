@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     max_review_chars: int = Field(20_000, ge=100, description="Longer reviews are quarantined at ingest")
     chunk_rows: int = Field(250_000, ge=1_000, description="Rows per chunk when streaming large inputs")
     s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (moto_server, MinIO); AWS if unset")
+    test_fraction: float = Field(0.1, gt=0, lt=1, description="Test share carved (by text hash) from a source without a split")
+    cache_dir: str = Field("~/.cache/sentiment-nb", description="Where downloaded sources are kept")
+    hf_endpoint: str = Field("https://huggingface.co", description="Hugging Face Hub (or a mirror)")
+    kaggle_endpoint: str = Field("https://www.kaggle.com", description="Kaggle API (or a mirror)")
     # --- MLflow and training
     mlflow_tracking_uri: str | None = Field(None, description="MLflow server URI; embedded SQLite store if unset")
     experiment_name: str = Field("sentiment-nb", description="MLflow experiment")

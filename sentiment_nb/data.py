@@ -119,14 +119,16 @@ LOCAL_SOURCE_HINT = ("Without internet, get the files elsewhere and pass them as
                      "or a train/test pair), e.g. --source ../shared/data/amazon_polarity/sample.csv.gz")
 
 def cache_dir() -> Path:
-    "Where `fetch_source` keeps downloads: `SNB_CACHE_DIR`, else `~/.cache/sentiment-nb`."
-    return Path(os.environ.get("SNB_CACHE_DIR") or "~/.cache/sentiment-nb").expanduser()
+    "Where `fetch_source` keeps downloads: `Settings.cache_dir` (`SNB_CACHE_DIR`)."
+    return Path(get_settings().cache_dir).expanduser()
 
 def source_endpoint(source: str) -> str:
-    "Base URL of a public source (`SNB_HF_ENDPOINT`/`HF_ENDPOINT`, `SNB_KAGGLE_ENDPOINT` override them)."
+    "Base URL of a public source: `Settings.hf_endpoint` (`SNB_HF_ENDPOINT`, or the Hub's own `HF_ENDPOINT`) or `Settings.kaggle_endpoint`."
+    s = get_settings()
     if source == "hf":
-        return (os.environ.get("SNB_HF_ENDPOINT") or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
-    return (os.environ.get("SNB_KAGGLE_ENDPOINT") or "https://www.kaggle.com").rstrip("/")
+        return (os.environ.get("HF_ENDPOINT") if "SNB_HF_ENDPOINT" not in os.environ and os.environ.get("HF_ENDPOINT")
+                else s.hf_endpoint).rstrip("/")
+    return s.kaggle_endpoint.rstrip("/")
 
 def _now() -> str: return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -716,9 +718,10 @@ class _Ingest:
         return pd.Series(qr).value_counts().to_dict()
 
 def ingest(source=None, data_root: str | None = None, limit: int | None = None, settings: Settings | None = None,
-           test_fraction: float = 0.1, progress: bool = False) -> dict:
+           test_fraction: float | None = None, progress: bool = False) -> dict:
     "Read `source` (default `settings.source`), validate it and write raw/{train,test,quarantine}.parquet and raw/manifest.json; returns the manifest."
     s = _settings(settings, data_root)
+    test_fraction = s.test_fraction if test_fraction is None else test_fraction
     if limit is not None and limit < 1: raise SentimentNBError(f"limit must be a positive number of rows per split, got {limit}")
     if not 0 < test_fraction < 1: raise SentimentNBError(f"test_fraction must be between 0 and 1, got {test_fraction}")
     paths, src = s.paths, (s.source if source is None else source)
@@ -944,7 +947,7 @@ def ingest_cli(argv: list[str] | None = None) -> int:
                    help="hf, kaggle, fasttext, or PATH/URI: a file (csv, csv.gz, parquet, ft.txt, ft.txt.bz2), a folder, "
                         "or a train/test pair (default: SNB_SOURCE or hf)")
     p.add_argument("--limit", type=_positive, default=None, help="keep the first N valid rows of each split (demos)")
-    p.add_argument("--test-fraction", type=float, default=0.1, help="test share of a single file without split column (default 0.1)")
+    p.add_argument("--test-fraction", type=float, default=None, help="test share of a single file without split column (default: SNB_TEST_FRACTION or 0.1)")
     a = p.parse_args(argv)
     src = None if a.source is None else a.source[0] if len(a.source) == 1 else a.source
     m = ingest(src, data_root=a.data_root, limit=a.limit, test_fraction=a.test_fraction, progress=True)
