@@ -19,7 +19,7 @@ help: ## list the targets
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --disable-pip-version-check uv
-	$(BIN)/uv pip install -q -p $(BIN)/python -e ".[$(EXTRAS)]"
+	$(BIN)/uv pip install -q --compile-bytecode -p $(BIN)/python -e ".[$(EXTRAS)]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (sentiment-nb)" >/dev/null
 	@touch $@
 

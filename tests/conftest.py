@@ -59,3 +59,26 @@ def mlflow_env(mlflow_server, monkeypatch, tmp_path):
 def postgres_server():
     with PostgresServer() as pg:
         yield pg
+
+
+# --- training and evaluation (issue 3) -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def small_data_root(sample_path, tmp_path_factory) -> str:
+    """A data root prepared from the real sample with `limit=3000`: ten batches of 300 reviews, 3,000 test reviews."""
+    from sentiment_nb.data import prepare_data
+    root = tmp_path_factory.mktemp("small-data") / "data"
+    prepare_data(str(sample_path), data_root=str(root), limit=3000)
+    return str(root)
+
+
+@pytest.fixture
+def model_env(mlflow_env, monkeypatch, request) -> str:
+    """The session's MLflow server, with a registered model name and experiment of this test's own."""
+    import re
+    import uuid
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", request.node.name)[:40] + "-" + uuid.uuid4().hex[:6]
+    monkeypatch.setenv("SNB_MODEL_NAME", name)
+    monkeypatch.setenv("SNB_EXPERIMENT_NAME", name)
+    return name
