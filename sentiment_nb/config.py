@@ -280,12 +280,14 @@ def setup_mlflow(settings: Settings | None = None) -> str:
     exp = mlflow.get_experiment_by_name(s.experiment_name)
     if exp is None:
         loc = (project_home() / "mlruns").as_uri() if s.embedded_mlflow else None
-        try: return mlflow.create_experiment(s.experiment_name, artifact_location=loc)
+        try: eid = mlflow.create_experiment(s.experiment_name, artifact_location=loc)
         except Exception:  # created concurrently by another process
             exp = mlflow.get_experiment_by_name(s.experiment_name)
             if exp is None: raise
-    mlflow.set_experiment(experiment_id=exp.experiment_id if exp else None)
-    return exp.experiment_id
+            eid = exp.experiment_id
+    else: eid = exp.experiment_id
+    mlflow.set_experiment(experiment_id=eid)
+    return eid
 
 # %% ../nbs/00_config.ipynb #9f1e4393
 import argparse, sys

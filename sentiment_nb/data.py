@@ -103,7 +103,7 @@ def text_stats(texts) -> dict[str, np.ndarray]:
     a = pc.fill_null(_as_arrow(texts), "")
     chars = pc.utf8_length(a)
     words = pc.count_substring_regex(a, r"\S+")
-    non_ascii = pc.utf8_length(pc.replace_substring_regex(a, r"[\x00-\x7f]", ""))
+    non_ascii = pc.utf8_length(pc.replace_substring_regex(a, r"[\x00-\x7f]+", ""))
     n = chars.to_numpy(zero_copy_only=False).astype(np.int64)
     na = non_ascii.to_numpy(zero_copy_only=False).astype(np.float64)
     return {"text_chars": n, "word_count": words.to_numpy(zero_copy_only=False).astype(np.int64),

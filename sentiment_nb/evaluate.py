@@ -114,7 +114,19 @@ def evaluate(version: int | str | None = None, data_root: str | None = None, set
         client.set_model_version_tag(name, v, k, val)
     # ... and move the alias last, so that any failure above leaves it where it was
     if promote and not already: client.set_registered_model_alias(name, alias, v)
+    if promote: result["reference"] = _save_drift_reference(v, s)
     return result
+
+def _save_drift_reference(version: str, s: Settings) -> str | None:
+    "Save the new champion's drift reference (monitoring); a failure here never undoes the promotion."
+    try: from sentiment_nb.monitoring import save_reference
+    except ImportError as e:  # the training image carries no monitoring extra: drift builds it on demand
+        print(f"note: drift reference not saved ({e}); `sentiment-nb drift` builds it when first needed")
+        return None
+    try: return save_reference(version, s)
+    except Exception as e:
+        print(f"warning: drift reference for version {version} not saved: {e}")
+        return None
 
 # %% ../nbs/04_evaluate.ipynb #d23275e9
 def registered_batches(settings: Settings | None = None) -> dict[str, str]:
