@@ -67,8 +67,12 @@ docs: venv ## the docs site (nbdev-docs needs Quarto; without it, notebooks rend
 	  echo "Quarto not installed: rendering notebooks with nbconvert into _docs/"; \
 	  $(BIN)/jupyter nbconvert --to html --output-dir _docs nbs/*.ipynb; fi
 
-bench: venv ## all benchmarks (minutes each); each ends with a RESULT {json} line
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: venv ## all benchmarks (minutes each); each ends with a RESULT {json} line and exits 1 on a missed target
+	@failed=""; for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || failed="$$failed $$b"; done; \
+	if [ -n "$$failed" ]; then echo "targets missed in:$$failed"; exit 1; fi
+
+bench-%: venv ## one benchmark, e.g. make bench-serving (BENCH_ARGS="--rows 200000")
+	$(BIN)/python bench/$*.py $(BENCH_ARGS)
 
 clean: ## remove generated data, stores and caches (keeps .venv)
 	rm -rf data mlruns mlflow.db _docs _proc .pytest_cache
