@@ -157,7 +157,8 @@ def test_train_entrypoint_trains_batches_0_1_on_the_real_sample(tmp_path, sample
     executed = nbformat.read(tmp_path / "notebooks" / "train-week1.ipynb", as_version=4)
     assert not [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     from mlflow import MlflowClient
-    client = MlflowClient(tracking_uri=env["SNB_MLFLOW_TRACKING_URI"])
+    # name the registry too: an earlier test in this process may have set a global registry URI
+    client = MlflowClient(tracking_uri=env["SNB_MLFLOW_TRACKING_URI"], registry_uri=env["SNB_MLFLOW_TRACKING_URI"])
     versions = client.search_model_versions("name='sentiment-nb'")
     assert versions, "the run registered a model version"
     run_ = client.get_run(versions[0].run_id)

@@ -34,7 +34,10 @@ def _bucket_keys(moto_server) -> list[str]:
 
 def test_cli_papermill_run_logs_model_notebook_and_metrics(model_env, moto_server, small_data_root, tmp_path):
     out = tmp_path / "executed.ipynb"
-    env = {**os.environ, "SNB_DATA_ROOT": small_data_root}
+    # a copy of the shared data root without its feature cache (other tests fill it), so this run featurises
+    data_root = tmp_path / "data"
+    shutil.copytree(small_data_root, data_root, ignore=shutil.ignore_patterns("features"))
+    env = {**os.environ, "SNB_DATA_ROOT": str(data_root)}
     p = subprocess.run([str(Path(sys.executable).parent / "sentiment-nb"), "train", "--batches", "0..2", "--output", str(out), "--json"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
