@@ -59,7 +59,7 @@ PROCESSED_SCHEMA = pa.schema([("id", pa.uint64()), ("label", pa.int8()), ("full_
 # %% ../nbs/02_data.ipynb #11bd9ede
 def _as_arrow(texts) -> pa.Array | pa.ChunkedArray:
     if isinstance(texts, (pa.Array, pa.ChunkedArray)): a = texts
-    elif isinstance(texts, pd.Series): a = pa.array(texts.astype(object).where(texts.notna(), None), type=pa.string(), from_pandas=True)
+    elif isinstance(texts, pd.Series): a = pa.array(texts.to_numpy(dtype=object), type=pa.string(), from_pandas=True)  # NaN/None -> null
     elif isinstance(texts, str): a = pa.array([texts], type=pa.string())
     else: a = pa.array(list(texts), type=pa.string(), from_pandas=True)
     if a.type == pa.large_string(): return a

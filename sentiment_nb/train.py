@@ -34,12 +34,13 @@ from .config import *
 from .data import texts_from_frame
 
 # %% auto #0
-__all__ = ['TOKEN_RULE', 'NEGATIONS', 'CLAUSE_MARKS', 'DROP_MARKS', 'NEGATION_WINDOW', 'MODELS', 'DEFAULT_PARAMS',
+__all__ = ['TOKEN_RULE', 'NEGATIONS', 'CLAUSE_MARKS', 'DROP_MARKS', 'NEGATION_WINDOW', 'SMALL_INPUT', 'MODELS', 'DEFAULT_PARAMS',
            'REFIT_AUTO_ROWS', 'METRICS', 'SKOPS_TRUSTED', 'INPUT_EXAMPLE', 'parse_batches', 'batches_label',
-           'token_hashes', 'HashedNgrams', 'NBTfidf', 'resolve_params', 'make_classifier', 'build_pipeline', 'val_mask',
-           'read_batch', 'featurise_batch', 'load_features', 'check_batches', 'fit_batches', 'classification_metrics',
-           'confusion_figure', 'sklearn_pipeline', 'oov_share', 'git_commit', 'model_signature', 'model_requirements',
-           'train', 'load_model', 'training_notebook', 'execute_training_notebook', 'train_cli', 'validation_search']
+           'split_tokens', 'token_hashes', 'HashedNgrams', 'NBTfidf', 'resolve_params', 'make_classifier',
+           'build_pipeline', 'val_mask', 'read_batch', 'featurise_batch', 'load_features', 'check_batches',
+           'fit_batches', 'classification_metrics', 'confusion_figure', 'sklearn_pipeline', 'oov_share', 'git_commit',
+           'model_signature', 'model_requirements', 'train', 'load_model', 'training_notebook',
+           'execute_training_notebook', 'train_cli', 'validation_search']
 
 # %% ../nbs/03_train.ipynb #5a158b87
 def parse_batches(spec) -> list[int]:
@@ -89,10 +90,24 @@ def _arrow_strings(texts) -> pa.Array:
     if isinstance(texts, str): texts = [texts]
     return pc.fill_null(pa.array(np.asarray(texts, dtype=object), type=pa.string(), from_pandas=True), "")
 
+# The same rule for Python's `re`: `\w` is exactly `[\pL\pN_]`, so "not a letter, digit or mark, or an underscore".
+_PY_MARK, _PY_SEP = re.compile(r"([!?.,;:()])"), re.compile(r"(?:[^\w!?.,;:()]|_)+")
+SMALL_INPUT = 64   # at most this many texts: tokenise with Python's precompiled `re`
+
+def split_tokens(texts) -> pa.ListArray:
+    "Texts -> one list of tokens per text. Arrow's RE2 kernels for batches; Python's `re` for a few texts."
+    a = _arrow_strings(texts)
+    if len(a) <= SMALL_INPUT:
+        # RE2 compiles the Unicode classes of TOKEN_RULE on every call (about 3.5 ms), which would dominate a
+        # one-review prediction; Python caches its compiled patterns. Both give the same tokens (tested below).
+        return pa.array([_PY_SEP.sub(" ", _PY_MARK.sub(r" \1 ", t)).split() for t in a.to_pylist()],
+                        type=pa.list_(pa.string()))
+    a = pc.replace_substring_regex(a, r"([!?.,;:()])", r" \1 ")
+    return pc.utf8_split_whitespace(pc.replace_substring_regex(a, TOKEN_RULE, " "))
+
 def token_hashes(texts, negation_window: int = NEGATION_WINDOW) -> tuple[np.ndarray, np.ndarray]:
     "Tokenise (normalised) texts; returns `offsets` (n+1, int64) and one uint64 hash per token."
-    a = pc.replace_substring_regex(_arrow_strings(texts), r"([!?.,;:()])", r" \1 ")
-    toks = pc.utf8_split_whitespace(pc.replace_substring_regex(a, TOKEN_RULE, " "))
+    toks = split_tokens(texts)
     offs = toks.offsets.to_numpy().astype(np.int64); offs -= offs[0]
     n_docs = len(offs) - 1
     rows = np.repeat(np.arange(n_docs, dtype=np.int64), np.diff(offs))
