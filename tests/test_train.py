@@ -146,3 +146,12 @@ def test_mlflow_server_down_fails_fast_with_a_clear_error(small_data_root, monke
     assert main(["train", "--batches", "0", "--data-root", small_data_root]) == 2
     assert time.monotonic() - t < 30
     assert f"MLflow server at http://127.0.0.1:{port} is not reachable" in capsys.readouterr().err
+
+
+def test_small_input_tokeniser_agrees_with_the_batch_tokeniser_on_real_reviews(sample_path):
+    "Python's `re` path (a few texts) and Arrow's RE2 path (a batch) must give the same tokens, or serving skews."
+    from sentiment_nb.train import SMALL_INPUT, split_tokens
+    texts = pd.read_csv(sample_path, nrows=2000)["content"].str.lower().tolist()
+    bulk = split_tokens(texts + [""] * SMALL_INPUT).to_pylist()[:len(texts)]
+    assert len(bulk) == 2000 and sum(map(len, bulk)) > 100_000
+    assert [split_tokens([t]).to_pylist()[0] for t in texts] == [[w for w in toks if w] for toks in bulk]
