@@ -296,6 +296,7 @@ def _first_record(uri: str, compression: str | None) -> tuple[bytes, list[str]]:
     try:
         for size in (_HEAD, 1 << 22, 1 << 26):
             with _open_stream(uri, compression) as s: head = s.read(size)
+            if _looks_binary(head): return head, []          # sniff_source says why; no CSV parse of junk
             text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
             if text.lstrip().startswith("__label__"): return head, []
             try:
