@@ -82,7 +82,7 @@ weeks = []
 for spec in {specs!r}:
     t = time.monotonic()
     f = fit_batches(spec, settings=s)
-    weeks.append({{"batches": spec, "s": time.monotonic() - t, "featurised": f["featurised"], "n_fit": f["n_fit"],
+    weeks.append({{"batches": spec, "s": time.monotonic() - t, "featurised": f["featurised"], "n_fit": f["n_fit"], "sgd_epochs": f["n_iter"],
                   "parts": f["seconds"], "val_accuracy": float((f["y_val_pred"] == f["y_val"]).mean())}})
     print(json.dumps(weeks[-1]), file=__import__("sys").stderr, flush=True)
 print(json.dumps({{"weeks": weeks, "s": sum(w["s"] for w in weeks)}}))

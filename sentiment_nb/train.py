@@ -35,12 +35,12 @@ from .data import texts_from_frame
 
 # %% auto #0
 __all__ = ['TOKEN_RULE', 'NEGATIONS', 'CLAUSE_MARKS', 'DROP_MARKS', 'NEGATION_WINDOW', 'SMALL_INPUT', 'MODELS', 'DEFAULT_PARAMS',
-           'REFIT_AUTO_ROWS', 'METRICS', 'SKOPS_TRUSTED', 'INPUT_EXAMPLE', 'parse_batches', 'batches_label',
-           'split_tokens', 'token_hashes', 'HashedNgrams', 'NBTfidf', 'resolve_params', 'make_classifier',
-           'build_pipeline', 'val_mask', 'read_batch', 'featurise_batch', 'load_features', 'check_batches',
-           'fit_batches', 'classification_metrics', 'confusion_figure', 'sklearn_pipeline', 'oov_share', 'git_commit',
-           'model_signature', 'model_requirements', 'train', 'load_model', 'training_notebook',
-           'execute_training_notebook', 'train_cli', 'validation_search']
+           'REFIT_AUTO_ROWS', 'CACHE_FORMAT', 'METRICS', 'SKOPS_TRUSTED', 'INPUT_EXAMPLE', 'parse_batches',
+           'batches_label', 'split_tokens', 'token_hashes', 'HashedNgrams', 'NBTfidf', 'resolve_params',
+           'make_classifier', 'build_pipeline', 'train_first', 'rows_view', 'val_mask', 'read_batch', 'featurise_batch',
+           'load_features', 'check_batches', 'fit_batches', 'classification_metrics', 'confusion_figure',
+           'sklearn_pipeline', 'oov_share', 'git_commit', 'model_signature', 'model_requirements', 'train',
+           'load_model', 'training_notebook', 'execute_training_notebook', 'train_cli', 'validation_search']
 
 # %% ../nbs/03_train.ipynb #5a158b87
 def parse_batches(spec) -> list[int]:
@@ -194,8 +194,10 @@ class NBTfidf(TransformerMixin, BaseEstimator):
         for a in range(0, X.shape[0], self.chunk_rows):
             lo, hi = X.indptr[a], X.indptr[min(a + self.chunk_rows, X.shape[0])]
             d = X.data[lo:hi]
-            if tf and self.sublinear_tf: d = 1 + np.log(d)
-            X.data[lo:hi] = d * w[X.indices[lo:hi]]
+            if tf and self.sublinear_tf:
+                big = np.flatnonzero(d != 1)          # most counts are 1, and 1 + log(1) = 1: take the log of the others
+                d[big] = 1 + np.log(d[big])
+            d *= w[X.indices[lo:hi]]
         inplace_csr_row_normalize_l2(X)
 
     def fit_transform(self, X, y=None, df: np.ndarray | None = None, train_mask: np.ndarray | None = None, copy: bool = True):
@@ -244,7 +246,8 @@ class NBTfidf(TransformerMixin, BaseEstimator):
 MODELS = ("sgd", "logreg", "linearsvc")
 DEFAULT_PARAMS: dict[str, Any] = {
     "model": "sgd", "ngram_max": 2, "unigram_bits": 20, "ngram_bits": 21, "negation_window": 3, "sublinear_tf": True,
-    "min_df": 2, "nb_alpha": 0.25, "alpha": 2e-5, "C": 0.3, "max_iter": 30, "tol": 1e-4, "refit": "auto"}
+    "min_df": 2, "nb_alpha": 0.25, "alpha": 2e-5, "C": 0.3, "max_iter": 30, "tol": 1e-3, "n_iter_no_change": 1,
+    "refit": "auto"}
 REFIT_AUTO_ROWS = 1_000_000   # refit="auto": refit on all rows below this size (where 20% more rows still matter)
 
 def resolve_params(model: str | None = None, **hyperparams) -> dict:
@@ -258,6 +261,8 @@ def resolve_params(model: str | None = None, **hyperparams) -> dict:
     if p["refit"] not in (True, False, "auto"): raise SentimentNBError(f"refit must be true, false or 'auto', got {p['refit']!r}")
     for k in ("alpha", "C", "tol"):
         if not float(p[k]) > 0: raise SentimentNBError(f"hyperparameter {k} must be positive, got {p[k]!r}")
+    for k in ("max_iter", "n_iter_no_change"):
+        if int(p[k]) != float(p[k]) or int(p[k]) < 1: raise SentimentNBError(f"hyperparameter {k} must be a positive integer, got {p[k]!r}")
     return p
 
 def make_classifier(p: dict, seed: int = 42):
@@ -265,7 +270,7 @@ def make_classifier(p: dict, seed: int = 42):
     from sklearn.linear_model import LogisticRegression, SGDClassifier
     if p["model"] == "sgd":
         return SGDClassifier(loss="log_loss", alpha=float(p["alpha"]), max_iter=int(p["max_iter"]), tol=float(p["tol"]),
-                             random_state=seed)
+                             n_iter_no_change=int(p["n_iter_no_change"]), random_state=seed)
     if p["model"] == "logreg":
         return LogisticRegression(C=float(p["C"]), max_iter=max(int(p["max_iter"]), 1000), tol=float(p["tol"]))
     from sklearn.calibration import CalibratedClassifierCV
@@ -282,6 +287,15 @@ def build_pipeline(params: dict | None = None, seed: int = 42) -> Pipeline:
         ("clf", make_classifier(p, seed))])
 
 # %% ../nbs/03_train.ipynb #41a68874
+def train_first(val: np.ndarray) -> np.ndarray:
+    "Row order putting the rows where `val` is False first, then the others, each in their original order."
+    return np.concatenate([np.flatnonzero(~val), np.flatnonzero(val)])
+
+def rows_view(X: sp.csr_matrix, a: int, b: int) -> sp.csr_matrix:
+    "Rows a..b of a CSR matrix sharing its data and indices (only `indptr` is new)."
+    lo, hi = X.indptr[a], X.indptr[b]
+    return sp.csr_matrix((X.data[lo:hi], X.indices[lo:hi], X.indptr[a:b + 1] - lo), shape=(b - a, X.shape[1]), copy=False)
+
 def val_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     "A seeded, stratified boolean mask selecting `fraction` of the rows (per label) for validation."
     labels = np.asarray(labels)
@@ -292,8 +306,10 @@ def val_mask(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
         mask[rng.permutation(idx)[:int(round(fraction * len(idx)))]] = True
     return mask
 
+CACHE_FORMAT = 2   # 2: rows stored training rows first, then validation rows
+
 def _cache_key(batch_sha: str, features: HashedNgrams, seed: int, fraction: float) -> str:
-    cfg = {"batch_sha256": batch_sha, **features.config(), "val_seed": seed, "val_fraction": fraction}
+    cfg = {"batch_sha256": batch_sha, **features.config(), "val_seed": seed, "val_fraction": fraction, "format": CACHE_FORMAT}
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
 
 def read_batch(uri: str) -> pd.DataFrame:
@@ -307,6 +323,8 @@ def read_batch(uri: str) -> pd.DataFrame:
 
 def _load_npz(uri: str) -> dict:
     fs, path = get_fs(uri)
+    if not is_remote(uri):                      # straight from the file: no in-memory copy of its bytes first
+        with np.load(path, allow_pickle=False) as z: return {k: z[k] for k in z.files}
     with fs.open(path, "rb") as f: z = np.load(io.BytesIO(f.read()), allow_pickle=False)
     return {k: z[k] for k in z.files}
 
@@ -331,7 +349,9 @@ def featurise_batch(k: int, paths: DataPaths, features: HashedNgrams, seed: int 
     X = features.fit().transform(df["full_text"].to_numpy(dtype=object))
     y = df["label"].to_numpy().astype(np.int8)
     val = val_mask(y, val_fraction, seed + k)
-    tr = X[~val]
+    order = train_first(val)
+    X, y, val = X[order], y[order], val[order]           # training rows first: each part is one contiguous block
+    tr = X[:int((~val).sum())]
     dfreq = np.bincount(tr.indices, minlength=X.shape[1])
     nzc = np.flatnonzero(dfreq)
     meta = {"k": k, "key": key, "batch_uri": uri, "batch_sha256": sha, "features": features.config(), "val_seed": seed + k,
@@ -353,17 +373,24 @@ def load_features(ks: Sequence[int], paths: DataPaths, metas: dict[int, dict]) -
     nnz = sum(metas[k]["nnz_train"] + metas[k]["nnz_val"] for k in ks)
     ip = np.int32 if nnz < 2**31 - 1 else np.int64          # 32-bit indptr when it fits: no upcast of the indices
     indptr, indices, data = np.zeros(n + 1, ip), np.empty(nnz, np.int32), np.empty(nnz, np.float32)
-    y, val, dfreq = np.empty(n, np.int8), np.empty(n, bool), np.zeros(m, np.int64)
-    r = z = 0
+    y, dfreq = np.empty(n, np.int8), np.zeros(m, np.int64)
+    n_tr = sum(metas[k]["n_train"] for k in ks)
+    at = {"train": [0, 0], "val": [n_tr, sum(metas[k]["nnz_train"] for k in ks)]}    # next row, next nonzero of each part
     for k in ks:
         c = _load_npz(paths.batch_features(k))
-        rows, cnt = len(c["labels"]), len(c["indices"])
-        indices[z:z + cnt] = c["indices"]; data[z:z + cnt] = c["data"]
-        indptr[r + 1:r + 1 + rows] = c["indptr"][1:] + z
-        y[r:r + rows], val[r:r + rows] = c["labels"], c["val"]
-        np.add.at(dfreq, c["df_idx"], c["df_cnt"])
-        r, z = r + rows, z + cnt
+        if c["val"][:metas[k]["n_train"]].any() or not c["val"][metas[k]["n_train"]:].all():
+            raise SentimentNBError(f"feature cache {paths.batch_features(k)} is not in format {CACHE_FORMAT}: delete it")
+        cut = metas[k]["n_train"]
+        for part, (a, b) in (("train", (0, cut)), ("val", (cut, len(c["labels"])))):
+            r, z = at[part]
+            lo, hi = c["indptr"][a], c["indptr"][b]
+            indices[z:z + hi - lo] = c["indices"][lo:hi]; data[z:z + hi - lo] = c["data"][lo:hi]
+            indptr[r + 1:r + 1 + b - a] = c["indptr"][a + 1:b + 1] - lo + z
+            y[r:r + b - a] = c["labels"][a:b]
+            at[part] = [r + b - a, z + hi - lo]
+        dfreq[c["df_idx"]] += c["df_cnt"]                 # df_idx holds each column once
         del c
+    val = np.arange(n) >= n_tr
     return {"X": sp.csr_matrix((data, indices, indptr), shape=(n, m)), "y": y, "val": val, "df": dfreq}
 
 # %% ../nbs/03_train.ipynb #28434d1b
@@ -411,8 +438,9 @@ def fit_batches(batches, params: dict | None = None, data_root: str | None = Non
         del d
     else:
         frames = [read_batch(paths.batch(k)) for k in ks]
-        val = np.concatenate([val_mask(f["label"].to_numpy(), s.val_fraction, s.seed + k) for k, f in zip(ks, frames)])
-        al = pd.concat(frames, ignore_index=True)
+        vals = [val_mask(f["label"].to_numpy(), s.val_fraction, s.seed + k) for k, f in zip(ks, frames)]
+        al = pd.concat([f[~v] for f, v in zip(frames, vals)] + [f[v] for f, v in zip(frames, vals)], ignore_index=True)
+        val = np.arange(len(al)) >= sum(int((~v).sum()) for v in vals)      # the row order of load_features
         del frames
         X, y = feats.transform(al["full_text"].to_numpy(dtype=object)), al["label"].to_numpy().astype(np.int8)
         del al
@@ -422,8 +450,11 @@ def fit_batches(batches, params: dict | None = None, data_root: str | None = Non
     weights.fit_transform(X, y, df=dfreq, train_mask=~val, copy=False)
     t2 = time.monotonic()
     clf = pipe.named_steps["clf"]
-    clf.fit(X, y, sample_weight=(~val).astype(np.float64))
-    Xva = X[val]
+    n_tr = int((~val).sum())
+    assert not val[:n_tr].any() and val[n_tr:].all(), "training rows come first"
+    clf.fit(rows_view(X, 0, n_tr), y[:n_tr])
+    n_iter = int(np.max(getattr(clf, "n_iter_", 0)))
+    Xva = rows_view(X, n_tr, len(y))
     y_pred, y_score = clf.predict(Xva), clf.predict_proba(Xva)[:, 1]
     del Xva
     t3 = time.monotonic()
@@ -434,7 +465,7 @@ def fit_batches(batches, params: dict | None = None, data_root: str | None = Non
     n_val = int(val.sum())
     return {"pipeline": pipe, "params": p, "batches": ks, "y_val": y[val], "y_val_pred": y_pred, "y_val_score": y_score,
             "n_train": int(len(y) - n_val), "n_val": n_val, "n_fit": int(len(y) if refit else len(y) - n_val), "refit": refit,
-            "nnz": int(X.nnz), "batch_sha256": shas, "featurised": featurised,
+            "nnz": int(X.nnz), "batch_sha256": shas, "featurised": featurised, "n_iter": n_iter,
             "seconds": {"featurise": round(t1 - t0, 3), "weights": round(t2 - t1, 3), "fit": round(t3 - t2, 3),
                         "refit": round(t4 - t3, 3)}}
 
