@@ -438,9 +438,9 @@ def fit_batches(batches, params: dict | None = None, data_root: str | None = Non
         del d
     else:
         frames = [read_batch(paths.batch(k)) for k in ks]
-        vals = [val_mask(f["label"].to_numpy(), s.val_fraction, s.seed + k) for k, f in zip(ks, frames)]
-        al = pd.concat([f[~v] for f, v in zip(frames, vals)] + [f[v] for f, v in zip(frames, vals)], ignore_index=True)
-        val = np.arange(len(al)) >= sum(int((~v).sum()) for v in vals)      # the row order of load_features
+        val = np.concatenate([val_mask(f["label"].to_numpy(), s.val_fraction, s.seed + k) for k, f in zip(ks, frames)])
+        order = train_first(val)                                            # the row order of load_features
+        al, val = pd.concat(frames, ignore_index=True).iloc[order], val[order]
         del frames
         X, y = feats.transform(al["full_text"].to_numpy(dtype=object)), al["label"].to_numpy().astype(np.int8)
         del al
